@@ -59,6 +59,7 @@ class Machine final : public qapi::RunStateCommands,
   Vm& vm() { return *vm_; }
   migration::MigrationManager& migration() { return *migration_; }
   monitor::MonitorSet& monitors() { return *monitors_; }
+  qapi::ControlCommands& control() { return *control_; }
   util::EventLoop& loop() { return *loop_; }
   qapi::CommandRegistry& registry() { return registry_; }
 

@@ -12,7 +12,7 @@ if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 MIGEMU_BUILD_PACKAGES=(g++ meson ninja-build pkg-config rapidjson-dev libreadline-dev
   libgtest-dev libgmock-dev libabsl-dev zlib1g-dev libzstd-dev libgnutls28-dev libevent-dev
   libbenchmark-dev python3 clang-format)
-MIGEMU_TEST_PACKAGES=(python3-pytest qemu-system-x86 gnutls-bin clang libclang-rt-14-dev)
+MIGEMU_TEST_PACKAGES=(python3-pytest qemu-system-x86 gnutls-bin socat clang libclang-rt-14-dev)
 # Packages scripts/bench needs on top of the build: plots, the QEMU 7.2 it compares with,
 # certtool for the TLS cases, iperf3 to cross-check its own loopback TCP measurement.
 MIGEMU_BENCH_PACKAGES=(python3-matplotlib qemu-system-x86 gnutls-bin iperf3)

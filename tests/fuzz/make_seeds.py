@@ -210,6 +210,35 @@ COMMAND_LINES: List[Tuple[str, List[str]]] = [
     ("help", ["-object", "help", "-machine", "help", "-daemonize", "-pidfile", "/tmp/p"]),
 ]
 
+# HMP sessions: one command line per line (the hmp target runs each, and completes it).
+HMP_CASES: List[Tuple[str, List[str]]] = [
+    ("info", ["info status", "info version", "info name", "info uuid", "info migrate",
+              "info migrate_parameters", "info migrate_capabilities", "info dirty_rate",
+              "info history", "info"]),
+    ("help", ["help", "?", "help migrate", "help info", "help migrate_set_parameter", "help x",
+              "help  info  status"]),
+    ("settings", ["migrate_set_capability multifd on", "migrate_set_capability zero-copy-send on",
+                  "migrate_set_parameter multifd-channels 4",
+                  "migrate_set_parameter max-bandwidth 100M",
+                  "migrate_set_parameter downtime-limit 300",
+                  "migrate_set_parameter multifd-compression zstd",
+                  "migrate_set_parameter tls-creds tls0",
+                  "migrate_set_parameter announce-initial 1.5k",
+                  "migrate_set_capability events off", "info migrate_parameters"]),
+    ("run-state", ["cont", "stop", "c", "info status", "stop", "migrate_cancel",
+                   "migrate_continue pre-switchover", "migrate_start_postcopy"]),
+    ("migrate", ["migrate -d tcp:127.0.0.1:1", "migrate -b exec:true", "migrate", "migrate nope:x",
+                 "migrate_incoming tcp:0:1", "migrate_recover unix:/x", "migrate_pause"]),
+    ("dirty-rate", ["calc_dirty_rate 1", "calc_dirty_rate -r 1 64", "calc_dirty_rate -b 1",
+                    "info dirty_rate"]),
+    ("malformed", ["", "   ", "info  ", "migrate_set_parameter", "migrate_set_parameter x 1",
+                   "migrate_set_capability multifd maybe", "stop extra", "info nope",
+                   "\"quoted\" word", "migrate_set_parameter max-bandwidth 1Z",
+                   "migrate_set_parameter downtime-limit -1", "q\x01", "\xff\xfe"]),
+    ("complete", ["mig", "info m", "migrate_set_parameter m", "migrate_set_capability x",
+                  "migrate_set_capability xbzrle o", "help in", "info migrate_"]),
+]
+
 URIS: List[Tuple[str, int, str]] = [
     ("mig-tcp", 0, "tcp:127.0.0.1:4444"),
     ("mig-tcp6", 0, "tcp:[::1]:4444,ipv6=on"),
@@ -270,6 +299,8 @@ def main() -> int:
     for name, data in QMP_CASES:
         write(os.path.join(out, "qmp", name), data)
         write(os.path.join(out, "json", name), data)
+    for name, lines in HMP_CASES:
+        write(os.path.join(out, "hmp", name), "\n".join(lines).encode("latin-1") + b"\n")
     for name, args in COMMAND_LINES:
         write(os.path.join(out, "command_line", name), b"\x00".join(a.encode() for a in args))
     for name, selector, text in URIS:
