@@ -228,7 +228,14 @@ class QMPClient:
         self._responses: Deque[Message] = collections.deque()
         try:
             what = "the QMP greeting (a QEMU socket monitor serves one client at a time)"
-            greeting = self._read_message(self._deadline(None, what))
+            deadline = self._deadline(None, what)
+            greeting = self._read_message(deadline)
+            # QEMU 7.2 can write an event emitted while it starts (RESUME without -S) to a client
+            # that connected before its monitor announced itself: the event then comes first.
+            # It is kept, like any other event, and the greeting is read after it.
+            while greeting is not None and "event" in greeting and "QMP" not in greeting:
+                self._events.append(greeting)
+                greeting = self._read_message(deadline)
             if greeting is None:
                 raise QMPConnectionError("connection closed by the server before the greeting")
             if not isinstance(greeting.get("QMP"), dict):

@@ -140,6 +140,18 @@ def test_greeting_must_be_a_greeting(pair: Tuple[socket.socket, Server]) -> None
         QMPClient.from_socket(sock)
 
 
+def test_event_before_the_greeting_is_kept(pair: Tuple[socket.socket, Server]) -> None:
+    # QEMU 7.2 started without -S can write RESUME to a client that connected while it started,
+    # before the greeting.
+    sock, server = pair
+    resume = {"timestamp": {"seconds": 1, "microseconds": 2}, "event": "RESUME"}
+    server.send(resume, GREETING)
+    server.reply({"return": {}})
+    client = QMPClient.from_socket(sock)
+    assert client.greeting == GREETING
+    assert client.events() == [resume]
+
+
 def test_refused_negotiation_raises(pair: Tuple[socket.socket, Server]) -> None:
     sock, server = pair
     server.send(GREETING)
