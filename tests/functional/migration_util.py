@@ -80,6 +80,27 @@ def wait_both(src: Machine, dst: Machine, timeout: float = 60.0) -> Dict[str, An
     return info
 
 
+def converge_after_syncs(src: Machine, syncs: int = 3, timeout: float = 120.0) -> Dict[str, Any]:
+    """Waits for a migration racing a workload to end, as QEMU's migration-test does: once the
+    source has synced its dirty bitmap ``syncs`` times (the workload has dirtied pages the
+    migration had to send again), the downtime limit is raised so that the next pass converges
+    however slow the machine (sanitizer builds, a busy CI host) moves the bytes. Returns the
+    source's final query-migrate."""
+    end = time.monotonic() + timeout
+    raised = False
+    while True:
+        info = src.query_migrate()
+        status = info.get("status")
+        if status in ("completed", "failed", "cancelled"):
+            return info
+        if not raised and info.get("ram", {}).get("dirty-sync-count", 0) >= syncs:
+            src.cmd("migrate-set-parameters", {"downtime-limit": 60000})
+            raised = True
+        if time.monotonic() > end:
+            raise AssertionError(f"{src.name}: migration still {status} after {timeout} s: {info}")
+        time.sleep(0.05)
+
+
 def wait_status(vm: Machine, states: List[str], timeout: float = 30.0) -> Dict[str, Any]:
     end = time.monotonic() + timeout
     while True:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 from machine import Machine, free_tcp_port
+from migration_util import converge_after_syncs
 
 MachineFactory = Callable[..., Machine]
 
@@ -58,10 +59,11 @@ def test_migemu_to_migemu_with_a_running_workload(
     src = migemu("-m", "64M", "-workload", "dirty-rate=32M/s,seed=7", name="src")
     multifd_setup(src, channels, compression, zero_copy)
     src.cmd("migrate", uri=f"tcp:127.0.0.1:{port}")
-    done = src.wait_migration(timeout=120)
+    done = converge_after_syncs(src, syncs=3, timeout=120)
     assert done["status"] == "completed", done
     assert dst.wait_migration(timeout=30)["status"] == "completed"
     ram = done["ram"]
+    assert ram["dirty-sync-count"] >= 2, "the workload made the migration go around again"
     assert ram["multifd-bytes"] > 0
     if zero_copy:
         # Loopback always copies: every flush that found zero-copy sends reports it.
