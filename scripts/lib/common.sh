@@ -134,6 +134,38 @@ ensure_absl_tsan() {
   echo "$dir"
 }
 
+# ensure_qemu_python: exports QEMU_PYTHON_DIR, the python/ directory of QEMU's source (its own
+# QMP library, which tests/functional/test_qemu_python_qmp.py drives migemu with), taken from
+# the orig tarball of the installed QEMU's Debian source package (24 MB; only python/ is
+# unpacked) into build-qemu-python/. Best effort: when the source cannot be fetched, those
+# tests skip and say why. A QEMU_PYTHON_DIR already set is kept.
+ensure_qemu_python() {
+  if [ -n "${QEMU_PYTHON_DIR:-}" ]; then
+    return 0
+  fi
+  local dir="$MIGEMU_ROOT/build-qemu-python" py
+  py=$(find "$dir" -maxdepth 3 -type d -path '*/python/qemu' 2>/dev/null | head -n 1)
+  if [ -z "$py" ]; then
+    local version
+    version=$(dpkg-query -W -f='${source:Version}' qemu-system-x86 2>/dev/null) || return 0
+    mkdir -p "$dir"
+    echo "== fetching QEMU's Python QMP library (apt-get source --download-only qemu)" >&2
+    (cd "$dir" && { apt-get source -qq --download-only "qemu=$version" >/dev/null 2>&1 ||
+      { ensure_deb_src && apt-get update -qq >&2 &&
+        apt-get source -qq --download-only "qemu=$version" >/dev/null 2>&1; }; } &&
+      tar -xJf qemu_*.orig.tar.xz --wildcards '*/python/*' &&
+      rm -f qemu_*.orig.tar.xz qemu_*.debian.tar.xz) || {
+      echo "check: cannot get QEMU's source; the QEMU Python library tests will skip" >&2
+      return 0
+    }
+    py=$(find "$dir" -maxdepth 3 -type d -path '*/python/qemu' | head -n 1)
+  fi
+  if [ -n "$py" ]; then
+    QEMU_PYTHON_DIR=$(dirname "$py")
+    export QEMU_PYTHON_DIR
+  fi
+}
+
 # absl_tsan_link_args DIR: the link arguments that put the instrumented archive first (whole,
 # so its symbols interpose the shared library's) and the rest of Abseil after it.
 absl_tsan_link_args() {

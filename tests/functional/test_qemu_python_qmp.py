@@ -3,7 +3,9 @@ QEMU source tree) drives the target through ``legacy.QEMUMonitorProtocol``, the 
 ``QMPClient`` and the ``qmp-shell`` program.
 
 The library is taken from $QEMU_PYTHON_DIR, by default /tmp/qsrc/qemu-7.2+dfsg/python
-(``apt-get source qemu`` unpacks it); the tests skip when it is absent. QEMU's HMP mode of
+(``apt-get source qemu`` unpacks it); ``./scripts/check`` sets it, fetching python/ from the
+installed QEMU's Debian source package (``ensure_qemu_python``); the tests skip when it is
+absent. QEMU's HMP mode of
 qmp-shell is not exercised: it always passes ``cpu-index: 0``, which machine ``none`` (no
 CPUs) refuses, so it fails against QEMU itself.
 """
