@@ -285,8 +285,9 @@ int GetPort(const addrinfo* e) {
   return 0;
 }
 
-// inet_listen_saddr() with port_offset 0.
-absl::StatusOr<util::UniqueFd> InetListenOne(const InetSocketAddress& a, int backlog) {
+// getaddrinfo() for a listening address (AI_PASSIVE; an empty host or port is left to the
+// resolver), with QEMU's text when it fails.
+absl::StatusOr<AddrInfoPtr> ResolvePassive(const InetSocketAddress& a) {
   addrinfo hints{};
   hints.ai_flags = AI_PASSIVE;
   if (a.numeric.value_or(false)) {
@@ -301,7 +302,12 @@ absl::StatusOr<util::UniqueFd> InetListenOne(const InetSocketAddress& a, int bac
     return absl::UnavailableError(
         absl::StrFormat(kFmtResolveFailed, a.host, a.port, gai_strerror(rc)));
   }
-  AddrInfoPtr res(raw);
+  return AddrInfoPtr(raw);
+}
+
+// inet_listen_saddr() with port_offset 0.
+absl::StatusOr<util::UniqueFd> InetListenOne(const InetSocketAddress& a, int backlog) {
+  MIG_ASSIGN_OR_RETURN(AddrInfoPtr res, ResolvePassive(a));
   bool socket_created = false;
   int last_errno = 0;
   for (addrinfo* e = res.get(); e != nullptr; e = e->ai_next) {
@@ -341,21 +347,7 @@ absl::StatusOr<util::UniqueFd> InetListenOne(const InetSocketAddress& a, int bac
 // qio_dns_resolver_lookup_sync_inet(): one numeric address per getaddrinfo() result; flags that
 // only matter to connect (keep-alive) are dropped, as QEMU does.
 absl::StatusOr<std::vector<InetSocketAddress>> ResolveForListen(const InetSocketAddress& a) {
-  addrinfo hints{};
-  hints.ai_flags = AI_PASSIVE;
-  if (a.numeric.value_or(false)) {
-    hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
-  }
-  MIG_ASSIGN_OR_RETURN(hints.ai_family, InetAiFamily(a));
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* raw = nullptr;
-  int rc = ::getaddrinfo(a.host.empty() ? nullptr : a.host.c_str(),
-                         a.port.empty() ? nullptr : a.port.c_str(), &hints, &raw);
-  if (rc != 0) {
-    return absl::UnavailableError(
-        absl::StrFormat(kFmtResolveFailed, a.host, a.port, gai_strerror(rc)));
-  }
-  AddrInfoPtr res(raw);
+  MIG_ASSIGN_OR_RETURN(AddrInfoPtr res, ResolvePassive(a));
   std::vector<InetSocketAddress> out;
   for (addrinfo* e = res.get(); e != nullptr; e = e->ai_next) {
     char host[INET6_ADDRSTRLEN + 1] = "";

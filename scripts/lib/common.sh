@@ -93,6 +93,15 @@ ensure_deb_src() {
   echo "== added deb-src entries ($out) for apt-get source" >&2
 }
 
+# fetch_deb_source DIR PACKAGE=VERSION: downloads a Debian source package into DIR (not
+# unpacked). The source index may be missing on a fresh machine: then deb-src entries are
+# added, the index is updated once and the download is retried. apt's output goes to stderr.
+fetch_deb_source() {
+  (cd "$1" && { apt-get source -qq --download-only "$2" >&2 ||
+    { ensure_deb_src && apt-get update -qq >&2 &&
+      apt-get source -qq --download-only "$2" >&2; }; })
+}
+
 # ensure_absl_tsan: prints the directory holding libabsl_sync_tsan.a, building it first when
 # missing: Debian's abseil source (apt-get source, the installed version) compiled with clang
 # -fsanitize=thread against the installed headers. Progress goes to stderr.
@@ -109,12 +118,8 @@ ensure_absl_tsan() {
     echo "== fetching Debian's abseil source for the TSan build" >&2
     local version
     version=$(dpkg-query -W -f='${Version}' libabsl-dev)
-    # The source index may be missing on a fresh machine: add deb-src entries, update once
-    # and retry.
-    (cd "$dir" && { apt-get source -qq --download-only "abseil=$version" >&2 ||
-      { ensure_deb_src && apt-get update -qq >&2 &&
-        apt-get source -qq --download-only "abseil=$version" >&2; }; } &&
-      dpkg-source -x --no-check ./abseil_*.dsc >/dev/null 2>&1) || {
+    (fetch_deb_source "$dir" "abseil=$version" &&
+      cd "$dir" && dpkg-source -x --no-check ./abseil_*.dsc >/dev/null 2>&1) || {
       echo "check: cannot get abseil's source (apt-get source abseil)" >&2
       return 1
     }
@@ -150,10 +155,8 @@ ensure_qemu_python() {
     version=$(dpkg-query -W -f='${source:Version}' qemu-system-x86 2>/dev/null) || return 0
     mkdir -p "$dir"
     echo "== fetching QEMU's Python QMP library (apt-get source --download-only qemu)" >&2
-    (cd "$dir" && { apt-get source -qq --download-only "qemu=$version" >/dev/null 2>&1 ||
-      { ensure_deb_src && apt-get update -qq >&2 &&
-        apt-get source -qq --download-only "qemu=$version" >/dev/null 2>&1; }; } &&
-      tar -xJf qemu_*.orig.tar.xz --wildcards '*/python/*' &&
+    (fetch_deb_source "$dir" "qemu=$version" 2>/dev/null &&
+      cd "$dir" && tar -xJf qemu_*.orig.tar.xz --wildcards '*/python/*' &&
       rm -f qemu_*.orig.tar.xz qemu_*.debian.tar.xz) || {
       echo "check: cannot get QEMU's source; the QEMU Python library tests will skip" >&2
       return 0

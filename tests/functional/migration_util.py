@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any, Dict, List
 
-from machine import Machine, free_tcp_port
+from machine import MIGRATION_TERMINAL_STATES, Machine, free_tcp_port
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "data", "qemu-7.2")
 PATTERN_SHA256 = "0e4be570037a2ec847b8e538509c2bcc488af0f7fd0c8b849031aa87106cebc3"
@@ -91,7 +91,7 @@ def converge_after_syncs(src: Machine, syncs: int = 3, timeout: float = 120.0) -
     while True:
         info = src.query_migrate()
         status = info.get("status")
-        if status in ("completed", "failed", "cancelled"):
+        if status in MIGRATION_TERMINAL_STATES:
             return info
         if not raised and info.get("ram", {}).get("dirty-sync-count", 0) >= syncs:
             src.cmd("migrate-set-parameters", {"downtime-limit": 60000})

@@ -9,6 +9,7 @@
 #define MIGEMU_TESTS_FUZZ_FUZZ_UTIL_H_
 
 #include <absl/status/status.h>
+#include <absl/strings/str_cat.h>
 #include <absl/strings/string_view.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,12 @@ inline void FuzzCheckOk(const absl::Status& s, absl::string_view what) {
             what.data(), std::string(s.message()).c_str());
     abort();
   }
+}
+
+// Refused: what a harness answers instead of running a command whose effect would leave the
+// process (a connection or a program the input names, a file it would create).
+inline absl::Status Refused(absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("fuzz harness: ", why, " not run"));
 }
 
 // CaptureMemory: guest RAM shaped like the QEMU 7.2 captures' (one 8 MiB block "ram0"), created

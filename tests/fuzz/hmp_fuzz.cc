@@ -1,9 +1,9 @@
 // Fuzz target: HMP command lines. The input is split at '\n' into command lines (at most 64;
 // the last holds the rest of the input), and each runs, as human-monitor-command runs it,
 // through HmpCommands::Capture on a fresh migemu Machine (the real QMP implementations behind
-// HMP: run state, migration manager, capabilities, parameters, dirty rate). The text left of the line's end is also completed
-// (HmpCommands::Complete, the readline tab-completion path). The machine's loop runs between
-// lines so that posted work (events, state changes) happens.
+// HMP: run state, migration manager, capabilities, parameters, dirty rate). The text left of the
+// line's end is also completed (HmpCommands::Complete, the readline tab-completion path). The
+// machine's loop runs between lines so that posted work (events, state changes) happens.
 //
 // Checked for every input: every answer ends with a line end or is empty; completion
 // candidates are non-empty words, their index inside the line; and afterwards the monitor still
@@ -34,10 +34,6 @@ using namespace migemu;  // NOLINT(google-build-using-namespace): a fuzz entry p
 
 constexpr size_t kMaxLines = 64;
 
-absl::Status Refuse(absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("fuzz harness: ", why, " not run"));
-}
-
 // The machine's migration commands, except that a migration to or from an address the input
 // names never starts.
 class GuardedMigration final : public qapi::MigrationCommands {
@@ -48,8 +44,7 @@ class GuardedMigration final : public qapi::MigrationCommands {
   absl::Status MigrateSetCapabilities(const qapi::MigrateSetCapabilitiesArg& arg) override {
     return real_.MigrateSetCapabilities(arg);
   }
-  absl::StatusOr<std::vector<qapi::MigrationCapabilityStatus>> QueryMigrateCapabilities()
-      override {
+  absl::StatusOr<std::vector<qapi::MigrationCapabilityStatus>> QueryMigrateCapabilities() override {
     return real_.QueryMigrateCapabilities();
   }
   absl::Status MigrateSetParameters(const qapi::MigrateSetParameters& arg) override {
@@ -65,13 +60,13 @@ class GuardedMigration final : public qapi::MigrationCommands {
   }
   absl::Status Migrate(const qapi::MigrateArg& arg) override {
     if (io::ParseMigrationUri(arg.uri, io::UriDirection::kOutgoing).ok()) {
-      return Refuse("a migration to a real address");
+      return fuzz::Refused("a migration to a real address");
     }
     return real_.Migrate(arg);
   }
   absl::Status MigrateIncoming(const qapi::MigrateIncomingArg& arg) override {
     if (io::ParseMigrationUri(arg.uri, io::UriDirection::kIncoming).ok()) {
-      return Refuse("an incoming migration from a real address");
+      return fuzz::Refused("an incoming migration from a real address");
     }
     return real_.MigrateIncoming(arg);
   }
@@ -82,9 +77,7 @@ class GuardedMigration final : public qapi::MigrationCommands {
   absl::Status CalcDirtyRate(const qapi::CalcDirtyRateArg& arg) override {
     return real_.CalcDirtyRate(arg);
   }
-  absl::StatusOr<qapi::DirtyRateInfo> QueryDirtyRate() override {
-    return real_.QueryDirtyRate();
-  }
+  absl::StatusOr<qapi::DirtyRateInfo> QueryDirtyRate() override { return real_.QueryDirtyRate(); }
 
  private:
   qapi::MigrationCommands& real_;
@@ -115,10 +108,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   system::Machine& m = **machine;
   {
     GuardedMigration migration(m.migration());
-    monitor::HmpCommands hmp(monitor::HmpBackends{m.control(), m, m, migration,
-                                                  [](absl::string_view) {},
-                                                  [](absl::string_view) {}},
-                             m.loop());
+    monitor::HmpCommands hmp(
+        monitor::HmpBackends{m.control(), m, m, migration, [](absl::string_view) {},
+                             [](absl::string_view) {}},
+        m.loop());
     std::vector<absl::string_view> lines =
         absl::StrSplit(fuzz::AsText(data, size), absl::MaxSplits('\n', kMaxLines - 1));
     for (absl::string_view line : lines) {

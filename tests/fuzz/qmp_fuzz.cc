@@ -159,10 +159,6 @@ void Pump(system::Machine& machine, int fd, std::string* pending) {
   }
 }
 
-absl::StatusOr<rapidjson::Value> Refuse(absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("fuzz harness: ", why, " not run"));
-}
-
 void Neutralise(qapi::CommandRegistry& registry) {
   auto migrate = std::make_shared<qapi::CommandMarshal>();
   *migrate = registry.ReplaceMarshalForTest(
@@ -175,7 +171,7 @@ void Neutralise(qapi::CommandRegistry& registry) {
               io::ParseMigrationUri(absl::string_view(uri->GetString(), uri->GetStringLength()),
                                     io::UriDirection::kOutgoing)
                   .ok()) {
-            return Refuse("a migration to a real address");
+            return fuzz::Refused("a migration to a real address");
           }
         }
         return (*migrate)(args, a);
@@ -190,11 +186,11 @@ void Neutralise(qapi::CommandRegistry& registry) {
           const rapidjson::Value* size = Member(*args, "size");
           if (type != nullptr && type->IsString() &&
               std::strcmp(type->GetString(), "memory-backend-file") == 0) {
-            return Refuse("a file backend");
+            return fuzz::Refused("a file backend");
           }
           if (size != nullptr && size->IsNumber() &&
               (!size->IsUint64() || size->GetUint64() > (uint64_t{64} << 20))) {
-            return Refuse("a backend over 64 MiB");
+            return fuzz::Refused("a backend over 64 MiB");
           }
         }
         return (*object_add)(args, a);
