@@ -3,14 +3,15 @@
 directories, each file prefixed with the directory's name) and exits 1 when anything failed;
 with --sanitize, every sanitizer report and every build that failed counts as a failure too. Test cases come from the JUnit XML (GoogleTest cases through meson, pytest
 cases); a meson test that failed without reporting a failing case (a crash, a timeout, a
-non-gtest test) counts as one failure of its own."""
+non-gtest test) counts as one failure of its own. Each failure is named on a "failed: " line
+before the total, so a log cut to its tail still says what failed."""
 import json
 import os
 import sys
 import xml.etree.ElementTree as ET
 
 
-def junit_counts(path: str) -> tuple[int, int, set[str]]:
+def junit_counts(path: str, tag: str = "") -> tuple[int, int, set[str]]:
     passed = failed = 0
     failing_suites: set[str] = set()
     root = ET.parse(path).getroot()
@@ -21,6 +22,10 @@ def junit_counts(path: str) -> tuple[int, int, set[str]]:
         if "failure" in tags or "error" in tags:
             failed += 1
             failing_suites.add(case.get("classname", ""))
+            first = next(iter(c for c in case if c.tag in ("failure", "error")))
+            message = (first.get("message") or "").splitlines()
+            print(f"failed: {tag}{case.get('classname', '')}::{case.get('name', '')}"
+                  + (f": {message[0][:200]}" if message else ""))
         else:
             passed += 1
     return passed, failed, failing_suites
@@ -32,7 +37,7 @@ def meson_counts(d: str, prefix: str) -> tuple[int, int]:
     junit = os.path.join(d, prefix + "meson.junit.xml")
     junit_failed = 0
     if os.path.exists(junit):
-        passed, junit_failed, _ = junit_counts(junit)
+        passed, junit_failed, _ = junit_counts(junit, prefix)
         failed = junit_failed
     mj = os.path.join(d, prefix + "meson.json")
     if os.path.exists(mj):
@@ -45,6 +50,7 @@ def meson_counts(d: str, prefix: str) -> tuple[int, int]:
                 r = json.loads(line)
                 if r.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
                     bad += 1
+                    print(f"failed: {prefix}meson test {r.get('name', '?')}: {r.get('result')}")
         failed += max(0, bad - junit_failed)
     elif not os.path.exists(junit):
         failed += 1  # meson produced nothing at all
@@ -72,12 +78,17 @@ def main() -> int:
         failed += b
         p = os.path.join(d, prefix + "pytest.junit.xml")
         if os.path.exists(p):
-            a, b, _ = junit_counts(p)
+            a, b, _ = junit_counts(p, prefix)
             passed += a
             failed += b
     # scripts/check --sanitize: each sanitizer report and each build that failed is a failure.
-    failed += read_int(os.path.join(d, "sanitizer-reports"))
-    failed += read_int(os.path.join(d, "failed-builds"))
+    reports = read_int(os.path.join(d, "sanitizer-reports"))
+    builds = read_int(os.path.join(d, "failed-builds"))
+    if reports:
+        print(f"failed: {reports} sanitizer report(s)")
+    if builds:
+        print(f"failed: {builds} sanitizer build(s)")
+    failed += reports + builds
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
