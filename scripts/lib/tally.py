@@ -4,31 +4,75 @@ directories, each file prefixed with the directory's name) and exits 1 when anyt
 with --sanitize, every sanitizer report and every build that failed counts as a failure too. Test cases come from the JUnit XML (GoogleTest cases through meson, pytest
 cases); a meson test that failed without reporting a failing case (a crash, a timeout, a
 non-gtest test) counts as one failure of its own. Each failure is named on a "failed: " line
-before the total, so a log cut to its tail still says what failed."""
+before the total, so a log cut to its tail still says what failed.
+
+A functional test that failed and then passed when scripts/check ran it once more
+(<build>.pytest-rerun.junit.xml) counts as passed and is named on a "flaky: " line; the total
+then says how many were flaky. Sanitizer reports of either run still count.
+
+    tally.py DIR                   the total of one scripts/check run
+    tally.py --failed-nodes FILE   the pytest node ids of FILE's failing cases, one per line"""
 import json
 import os
 import sys
 import xml.etree.ElementTree as ET
 
 
-def junit_counts(path: str, tag: str = "") -> tuple[int, int, set[str]]:
-    passed = failed = 0
-    failing_suites: set[str] = set()
+def failing_cases(path: str) -> list[ET.Element]:
+    """The cases of a JUnit file that failed or errored (skipped ones are neither)."""
+    out = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        tags = {child.tag for child in case}
+        if "skipped" not in tags and ("failure" in tags or "error" in tags):
+            out.append(case)
+    return out
+
+
+def case_id(case: ET.Element) -> str:
+    return f"{case.get('classname', '')}::{case.get('name', '')}"
+
+
+def node_id(case: ET.Element) -> str:
+    """pytest's node id for a case: "tests.functional.test_x" + "t[p]" ->
+    "tests/functional/test_x.py::t[p]" (a class, if any, follows the module)."""
+    parts = case.get("classname", "").split(".")
+    for i in range(len(parts), 0, -1):
+        path = "/".join(parts[:i]) + ".py"
+        if os.path.exists(path):
+            return "::".join([path, *parts[i:], case.get("name", "")])
+    return "::".join(["/".join(parts) + ".py", case.get("name", "")])
+
+
+def junit_counts(path: str, tag: str = "", rerun: str = "") -> tuple[int, int, int]:
+    """(passed, failed, flaky) of one JUnit file; with ``rerun``, a failing case that passed
+    there is flaky and counts as passed."""
+    passed = failed = flaky = 0
+    passed_again: set[str] = set()
+    if rerun and os.path.exists(rerun):
+        bad_again = {case_id(c) for c in failing_cases(rerun)}
+        for case in ET.parse(rerun).getroot().iter("testcase"):
+            tags = {child.tag for child in case}
+            if "skipped" not in tags and case_id(case) not in bad_again:
+                passed_again.add(case_id(case))
     root = ET.parse(path).getroot()
     for case in root.iter("testcase"):
         tags = {child.tag for child in case}
         if "skipped" in tags:
             continue
         if "failure" in tags or "error" in tags:
-            failed += 1
-            failing_suites.add(case.get("classname", ""))
             first = next(iter(c for c in case if c.tag in ("failure", "error")))
             message = (first.get("message") or "").splitlines()
-            print(f"failed: {tag}{case.get('classname', '')}::{case.get('name', '')}"
-                  + (f": {message[0][:200]}" if message else ""))
+            detail = f": {message[0][:200]}" if message else ""
+            if case_id(case) in passed_again:
+                passed += 1
+                flaky += 1
+                print(f"flaky: {tag}{case_id(case)} failed, then passed when run again{detail}")
+            else:
+                failed += 1
+                print(f"failed: {tag}{case_id(case)}{detail}")
         else:
             passed += 1
-    return passed, failed, failing_suites
+    return passed, failed, flaky
 
 
 def meson_counts(d: str, prefix: str) -> tuple[int, int]:
@@ -65,8 +109,15 @@ def read_int(path: str) -> int:
 
 
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--failed-nodes":
+        for case in failing_cases(sys.argv[2]):
+            print(node_id(case))
+        return 0
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
     d = sys.argv[1]
-    passed = failed = 0
+    passed = failed = flaky = 0
     names = os.listdir(d)
     # One prefix per build directory ("build." ...); an empty prefix for the old flat layout.
     prefixes = sorted({n[: -len("meson.txt")] for n in names if n.endswith("meson.txt")})
@@ -78,9 +129,10 @@ def main() -> int:
         failed += b
         p = os.path.join(d, prefix + "pytest.junit.xml")
         if os.path.exists(p):
-            a, b, _ = junit_counts(p, prefix)
+            a, b, c = junit_counts(p, prefix, os.path.join(d, prefix + "pytest-rerun.junit.xml"))
             passed += a
             failed += b
+            flaky += c
     # scripts/check --sanitize: each sanitizer report and each build that failed is a failure.
     reports = read_int(os.path.join(d, "sanitizer-reports"))
     builds = read_int(os.path.join(d, "failed-builds"))
@@ -89,7 +141,7 @@ def main() -> int:
     if builds:
         print(f"failed: {builds} sanitizer build(s)")
     failed += reports + builds
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed" + (f", {flaky} flaky" if flaky else ""))
     return 1 if failed else 0
 
 
