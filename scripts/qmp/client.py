@@ -415,6 +415,25 @@ class QMPClient:
                 checked += 1
             self._read_one(deadline)
 
+    def events_until(
+        self, name: str, timeout: Optional[float] = None, match: Optional[Mapping[str, Any]] = None
+    ) -> List[Message]:
+        """Waits like ``wait_event`` and returns, oldest first, every queued event up to and
+        including that one, removing them; later events stay queued. The way to collect a
+        sequence that ends in a known event: a monitor may answer a query that already
+        reports a new state before it sends the event of that change (QEMU does too)."""
+        what = f"event {name}" + (f" matching {match}" if match else "")
+        deadline = self._deadline(timeout, what)
+        self._read_available()
+        checked = 0
+        while True:
+            while checked < len(self._events):
+                event = self._events[checked]
+                checked += 1
+                if event.get("event") == name and event_match(event, match):
+                    return [self._events.popleft() for _ in range(checked)]
+            self._read_one(deadline)
+
     def clear_events(self) -> None:
         """Drops every queued event, including those the server has sent already."""
         self._read_available()

@@ -30,7 +30,9 @@ def test_workload_migration_moves_every_byte(migemu):
     assert src.query_status()["status"] == "postmigrate"
     dst.wait_for_status("running")
     # Destination: active, then the guest resumes, then completed.
-    dst_events = [(e["event"], e.get("data")) for e in dst.qmp.events(timeout=0.5)]
+    completed = {"data": {"status": "completed"}}
+    dst_events = [(e["event"], e.get("data"))
+                  for e in dst.qmp.events_until("MIGRATION", timeout=10, match=completed)]
     assert dst_events == [("MIGRATION", {"status": "active"}), ("RESUME", None),
                           ("MIGRATION", {"status": "completed"})]
     src_digest = src.cmd("x-query-ram-digest")
@@ -45,7 +47,8 @@ def test_workload_migration_moves_every_byte(migemu):
     assert ram["normal-bytes"] == ram["normal"] * 4096
     assert set(info) == {"status", "setup-time", "total-time", "downtime", "ram"}
     # Source events: setup, PASS 1, active, ..., STOP, final PASS, completed.
-    events = [(e["event"], e.get("data")) for e in src.qmp.events(timeout=0.5)]
+    events = [(e["event"], e.get("data"))
+              for e in src.qmp.events_until("MIGRATION", timeout=10, match=completed)]
     names = [e[0] for e in events]
     assert events[0] == ("MIGRATION", {"status": "setup"})
     assert events[1] == ("MIGRATION_PASS", {"pass": 1})
@@ -146,7 +149,8 @@ def test_cancel_then_migrate_again(migemu, tmp_path):
     src.cmd("migrate_cancel")
     assert src.wait_migration()["status"] == "cancelled"
     assert src.query_status()["status"] == "running"
-    statuses = [e["data"]["status"] for e in src.qmp.events(timeout=0.3) if e["event"] == "MIGRATION"]
+    statuses = [e["data"]["status"] for e in src.qmp.events_until(
+        "MIGRATION", timeout=10, match={"data": {"status": "cancelled"}}) if e["event"] == "MIGRATION"]
     assert statuses[-2:] == ["cancelling", "cancelled"]
     src.cmd("migrate_cancel")  # always succeeds
     dst.shutdown()

@@ -225,6 +225,30 @@ def test_wait_event_keeps_other_events_in_order(pair: Tuple[socket.socket, Serve
     assert client.events() == [events[0], events[1]]
 
 
+def test_events_until_returns_the_sequence_through_the_event(
+    pair: Tuple[socket.socket, Server]
+) -> None:
+    client = connect(pair)
+    events = [
+        {"event": "MIGRATION", "data": {"status": "active"}},
+        {"event": "RESUME"},
+    ]
+    completed = {"event": "MIGRATION", "data": {"status": "completed"}}
+    after = {"event": "STOP"}
+    pair[1].send(*events)
+    # The event has not come yet: the call reads on until it does.
+    timer = threading.Timer(0.2, lambda: pair[1].send(completed, after))
+    timer.start()
+    try:
+        got = client.events_until("MIGRATION", timeout=5, match={"data": {"status": "completed"}})
+    finally:
+        timer.join()
+    assert got == [*events, completed]
+    assert client.events(timeout=5) == [after]
+    with pytest.raises(QMPTimeoutError, match="waiting for event RESUME"):
+        client.events_until("RESUME", timeout=0.1)
+
+
 def test_wait_event_reads_until_the_event_arrives(pair: Tuple[socket.socket, Server]) -> None:
     client = connect(pair)
     timer = threading.Timer(0.1, pair[1].send, args=[STOP])
@@ -314,7 +338,10 @@ def test_non_object_from_server(pair: Tuple[socket.socket, Server]) -> None:
 def test_raw_requests_and_pending_responses(pair: Tuple[socket.socket, Server]) -> None:
     client = connect(pair)
     server = pair[1]
+    # Both answers go back on "a"; "b" gets nothing, so the reply queued for "c" below cannot
+    # be sent early, on a "b" the server thread has not parsed yet.
     server.reply({"return": 1}, {"return": 2})
+    server.reply()
     client.send_raw(b'{"execute":"a"}{"execute":"b"}')
     assert client.read_response(timeout=5) == {"return": 1}
     with pytest.raises(QMPProtocolError, match="not read yet"):
