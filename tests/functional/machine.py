@@ -183,6 +183,8 @@ class Machine:
         if self.qmp_sockets > 0:
             try:
                 self._qmp = self.connect(0, negotiate=self.negotiate)
+                if self.negotiate:
+                    self._settle(self._qmp)
             except QMPClientError as e:
                 code = self._process.poll()
                 state = f"exited with code {code}" if code is not None else "is running"
@@ -193,6 +195,16 @@ class Machine:
                     f"stderr: {self.stderr_text().strip()!r}"
                 ) from e
         return self
+
+    @staticmethod
+    def _settle(client: QMPClient) -> None:
+        """QEMU 7.2 may answer qmp_capabilities while it is still starting (its main context
+        runs monitor commands during initialisation), and then delivers the RESUME of its
+        start to that client; a client that negotiated later never sees it. A round trip
+        makes such an event arrive, and it is dropped: every launch starts from the same
+        point, with no events queued."""
+        client.cmd("query-status")
+        client.clear_events()
 
     def connect(self, index: int = 0, negotiate: bool = True) -> QMPClient:
         """Opens another QMP client on monitor ``index``; it is closed at shutdown."""
