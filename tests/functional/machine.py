@@ -198,9 +198,9 @@ class Machine:
 
     @staticmethod
     def _settle(client: QMPClient) -> None:
-        """QEMU 7.2 may answer qmp_capabilities while it is still starting (its main context
-        runs monitor commands during initialisation), and then delivers the RESUME of its
-        start to that client; a client that negotiated later never sees it. A round trip
+        """QEMU 7.2 may complete qmp_capabilities before it has started the guest, and then
+        delivers the RESUME of its start to that client (seen about once in 20 launches on a
+        busy machine); a client that negotiated later never sees it. A round trip
         makes such an event arrive, and it is dropped: every launch starts from the same
         point, with no events queued."""
         client.cmd("query-status")
