@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Prints "N passed, M failed" over the JUnit files of one scripts/check run (one or more build
 directories, each file prefixed with the directory's name) and exits 1 when anything failed;
-with --sanitize, every sanitizer report and every build that failed counts as a failure too. Test cases come from the JUnit XML (GoogleTest cases through meson, pytest
-cases); a meson test that failed without reporting a failing case (a crash, a timeout, a
-non-gtest test) counts as one failure of its own. Each failure is named on a "failed: " line
+with --sanitize, every sanitizer report and every build that failed counts as a failure too.
+Test cases come from the JUnit XML (GoogleTest cases through meson, pytest cases); a meson test
+that failed without reporting a failing case (a crash, a timeout, a non-gtest test) counts as
+one failure of its own. Each failure is named on a "failed: " line
 before the total, so a log cut to its tail still says what failed.
 
 A functional test that failed and then passed when scripts/check ran it once more
@@ -18,14 +19,16 @@ import sys
 import xml.etree.ElementTree as ET
 
 
+def outcome(case: ET.Element) -> str:
+    """"skipped", "failed" (a failure or an error) or "passed"."""
+    tags = {child.tag for child in case}
+    if "skipped" in tags:
+        return "skipped"
+    return "failed" if "failure" in tags or "error" in tags else "passed"
+
+
 def failing_cases(path: str) -> list[ET.Element]:
-    """The cases of a JUnit file that failed or errored (skipped ones are neither)."""
-    out = []
-    for case in ET.parse(path).getroot().iter("testcase"):
-        tags = {child.tag for child in case}
-        if "skipped" not in tags and ("failure" in tags or "error" in tags):
-            out.append(case)
-    return out
+    return [c for c in ET.parse(path).getroot().iter("testcase") if outcome(c) == "failed"]
 
 
 def case_id(case: ET.Element) -> str:
@@ -49,18 +52,14 @@ def junit_counts(path: str, tag: str = "", rerun: str = "") -> tuple[int, int, i
     passed = failed = flaky = 0
     passed_again: set[str] = set()
     if rerun and os.path.exists(rerun):
-        bad_again = {case_id(c) for c in failing_cases(rerun)}
-        for case in ET.parse(rerun).getroot().iter("testcase"):
-            tags = {child.tag for child in case}
-            if "skipped" not in tags and case_id(case) not in bad_again:
-                passed_again.add(case_id(case))
-    root = ET.parse(path).getroot()
-    for case in root.iter("testcase"):
-        tags = {child.tag for child in case}
-        if "skipped" in tags:
-            continue
-        if "failure" in tags or "error" in tags:
-            first = next(iter(c for c in case if c.tag in ("failure", "error")))
+        passed_again = {case_id(c) for c in ET.parse(rerun).getroot().iter("testcase")
+                        if outcome(c) == "passed"}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        result = outcome(case)
+        if result == "passed":
+            passed += 1
+        elif result == "failed":
+            first = next(c for c in case if c.tag in ("failure", "error"))
             message = (first.get("message") or "").splitlines()
             detail = f": {message[0][:200]}" if message else ""
             if case_id(case) in passed_again:
@@ -70,8 +69,6 @@ def junit_counts(path: str, tag: str = "", rerun: str = "") -> tuple[int, int, i
             else:
                 failed += 1
                 print(f"failed: {tag}{case_id(case)}{detail}")
-        else:
-            passed += 1
     return passed, failed, flaky
 
 

@@ -402,18 +402,10 @@ class QMPClient:
         a partial pattern of the whole event, e.g. ``{"data": {"status": "completed"}}``),
         removes it from the queue and returns it. Other events stay queued in order.
         Raises QMPTimeoutError when none arrives within ``timeout`` (default: self.timeout)."""
-        what = f"event {name}" + (f" matching {match}" if match else "")
-        deadline = self._deadline(timeout, what)
-        self._read_available()
-        checked = 0
-        while True:
-            while checked < len(self._events):
-                event = self._events[checked]
-                if event.get("event") == name and event_match(event, match):
-                    del self._events[checked]
-                    return event
-                checked += 1
-            self._read_one(deadline)
+        i = self._find_event(name, timeout, match)
+        event = self._events[i]
+        del self._events[i]
+        return event
 
     def events_until(
         self, name: str, timeout: Optional[float] = None, match: Optional[Mapping[str, Any]] = None
@@ -422,6 +414,14 @@ class QMPClient:
         including that one, removing them; later events stay queued. The way to collect a
         sequence that ends in a known event: a monitor may answer a query that already
         reports a new state before it sends the event of that change (QEMU does too)."""
+        i = self._find_event(name, timeout, match)
+        return [self._events.popleft() for _ in range(i + 1)]
+
+    def _find_event(
+        self, name: str, timeout: Optional[float], match: Optional[Mapping[str, Any]]
+    ) -> int:
+        """The queue index of the first event ``name`` matching ``match``, reading until one
+        arrives; QMPTimeoutError after ``timeout``."""
         what = f"event {name}" + (f" matching {match}" if match else "")
         deadline = self._deadline(timeout, what)
         self._read_available()
@@ -429,9 +429,9 @@ class QMPClient:
         while True:
             while checked < len(self._events):
                 event = self._events[checked]
-                checked += 1
                 if event.get("event") == name and event_match(event, match):
-                    return [self._events.popleft() for _ in range(checked)]
+                    return checked
+                checked += 1
             self._read_one(deadline)
 
     def clear_events(self) -> None:

@@ -199,9 +199,9 @@ class Machine:
     @staticmethod
     def _settle(client: QMPClient) -> None:
         """QEMU 7.2 may complete qmp_capabilities before it has started the guest, and then
-        delivers the RESUME of its start to that client (seen about once in 20 launches on a
-        busy machine); a client that negotiated later never sees it. A round trip
-        makes such an event arrive, and it is dropped: every launch starts from the same
+        delivers the RESUME of its start to that client (seen once in 22 runs of
+        test_qmp_protocol.py on a busy machine); a client that negotiated later never sees
+        it. A round trip makes such an event arrive, and it is dropped: every launch starts from the same
         point, with no events queued."""
         client.cmd("query-status")
         client.clear_events()
