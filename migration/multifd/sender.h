@@ -60,8 +60,10 @@ class MultifdSender final : public MultifdPageQueue {
   // Called from the channel threads, concurrently.
   using Connector = std::function<absl::StatusOr<std::unique_ptr<io::Channel>>(std::stop_token)>;
   // Told the first error once, on the thread that hit it (not called for errors QueuePage or
-  // SyncMain return to their caller anyway, nor after Shutdown()). Must not call back into the
-  // sender except error()/Shutdown().
+  // SyncMain return to their caller anyway, nor for errors after Shutdown()). It runs after the
+  // error is recorded: SyncMain and error() may report the error before the callback has
+  // returned; the destructor joins it. Must not call back into the sender except
+  // error()/Shutdown().
   using ErrorCallback = std::function<void(const absl::Status&)>;
 
   // What each channel did (for query-migrate style reporting and tests).

@@ -508,24 +508,28 @@ TEST(MultifdSenderLifetimeTest, AConnectErrorFailsOnceWakesTheWaiterAndCancelsTh
   RamCounters counters;
   auto main = io::BufferChannel::Create();
   QemuFileWriter main_file(*main);
-  MultifdSender sender(
-      Channels(3),
-      [&](std::stop_token stop) -> absl::StatusOr<std::unique_ptr<io::Channel>> {
-        if (calls++ == 0) {
-          return absl::UnavailableError("Failed to connect to '127.0.0.1:1': Connection refused");
-        }
-        return hang(stop);
-      },
-      counters, main_file);
-  sender.SetErrorCallback([&](const absl::Status& s) {
-    ++callbacks;
-    EXPECT_EQ(Msg(s), "Failed to connect to '127.0.0.1:1': Connection refused");
-  });
-  ASSERT_TRUE(sender.Start().ok());
-  EXPECT_EQ(Msg(sender.SyncMain()), "Failed to connect to '127.0.0.1:1': Connection refused");
-  EXPECT_EQ(Msg(sender.error()), "Failed to connect to '127.0.0.1:1': Connection refused");
-  sender.Shutdown();
+  {
+    MultifdSender sender(
+        Channels(3),
+        [&](std::stop_token stop) -> absl::StatusOr<std::unique_ptr<io::Channel>> {
+          if (calls++ == 0) {
+            return absl::UnavailableError(
+                "Failed to connect to '127.0.0.1:1': Connection refused");
+          }
+          return hang(stop);
+        },
+        counters, main_file);
+    sender.SetErrorCallback([&](const absl::Status& s) {
+      ++callbacks;
+      EXPECT_EQ(Msg(s), "Failed to connect to '127.0.0.1:1': Connection refused");
+    });
+    ASSERT_TRUE(sender.Start().ok());
+    EXPECT_EQ(Msg(sender.SyncMain()), "Failed to connect to '127.0.0.1:1': Connection refused");
+    EXPECT_EQ(Msg(sender.error()), "Failed to connect to '127.0.0.1:1': Connection refused");
+    sender.Shutdown();
+  }  // joined: the failing thread's callback has run. SyncMain may return before it does.
   EXPECT_EQ(callbacks.load(), 1);
+  EXPECT_EQ(hang.cancelled.load(), hang.entered.load()) << "the other connects were cancelled";
 }
 
 }  // namespace
