@@ -7,12 +7,15 @@ that failed without reporting a failing case (a crash, a timeout, a non-gtest te
 one failure of its own. Each failure is named on a "failed: " line
 before the total, so a log cut to its tail still says what failed.
 
-A functional test that failed and then passed when scripts/check ran it once more
-(<build>.pytest-rerun.junit.xml) counts as passed and is named on a "flaky: " line; the total
+A test that failed and then passed when scripts/check ran it once more (a functional case in
+<build>.pytest-rerun.junit.xml, a meson test in <build>.meson-rerun.json and its cases in
+<build>.meson-rerun.junit.xml) counts as passed and is named on a "flaky: " line; the total
 then says how many were flaky. Sanitizer reports of either run still count.
 
     tally.py DIR                   the total of one scripts/check run
-    tally.py --failed-nodes FILE   the pytest node ids of FILE's failing cases, one per line"""
+    tally.py --failed-nodes FILE   the pytest node ids of FILE's failing cases, one per line
+    tally.py --failed-meson FILE   the names of the meson tests that failed in FILE (a
+                                   testlog.json), one per line, as `meson test` takes them"""
 import json
 import os
 import sys
@@ -46,14 +49,19 @@ def node_id(case: ET.Element) -> str:
     return "::".join(["/".join(parts) + ".py", case.get("name", "")])
 
 
-def junit_counts(path: str, tag: str = "", rerun: str = "") -> tuple[int, int, int]:
-    """(passed, failed, flaky) of one JUnit file; with ``rerun``, a failing case that passed
-    there is flaky and counts as passed."""
+def passed_cases(path: str) -> set[str]:
+    """The ids of the cases that passed in a JUnit file (missing file: none)."""
+    if not os.path.exists(path):
+        return set()
+    return {case_id(c) for c in ET.parse(path).getroot().iter("testcase")
+            if outcome(c) == "passed"}
+
+
+def junit_counts(path: str, tag: str = "",
+                 passed_again: frozenset[str] | set[str] = frozenset()) -> tuple[int, int, int]:
+    """(passed, failed, flaky) of one JUnit file; a failing case whose id is in
+    ``passed_again`` (it passed when run again) is flaky and counts as passed."""
     passed = failed = flaky = 0
-    passed_again: set[str] = set()
-    if rerun and os.path.exists(rerun):
-        passed_again = {case_id(c) for c in ET.parse(rerun).getroot().iter("testcase")
-                        if outcome(c) == "passed"}
     for case in ET.parse(path).getroot().iter("testcase"):
         result = outcome(case)
         if result == "passed":
@@ -72,30 +80,55 @@ def junit_counts(path: str, tag: str = "", rerun: str = "") -> tuple[int, int, i
     return passed, failed, flaky
 
 
-def meson_counts(d: str, prefix: str) -> tuple[int, int]:
-    """Cases of one build's meson run, plus meson tests that failed without a failing case."""
-    passed = failed = 0
+BAD_RESULTS = ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS")
+
+
+def meson_results(path: str) -> dict[str, str]:
+    """name -> result of each test in a meson testlog.json (missing file: none)."""
+    results: dict[str, str] = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    results[r.get("name", "?")] = r.get("result", "?")
+    return results
+
+
+def meson_counts(d: str, prefix: str) -> tuple[int, int, int]:
+    """(passed, failed, flaky) of one build's meson run: its cases, plus meson tests that failed
+    without a failing case; a meson test that passed when run again is flaky."""
+    passed = failed = flaky = 0
+    first = meson_results(os.path.join(d, prefix + "meson.json"))
+    again = meson_results(os.path.join(d, prefix + "meson-rerun.json"))
+    recovered = [n for n, r in first.items() if r in BAD_RESULTS and again.get(n) == "OK"]
+    # A meson test that crashed has one case of its own in meson's JUnit file, classname the
+    # project, name the test ("migemu" :: "migemu:util / x"); it passed if the test did.
+    passed_again = passed_cases(os.path.join(d, prefix + "meson-rerun.junit.xml"))
+    passed_again |= {f"{n.split(':', 1)[0]}::{n}" for n in recovered}
     junit = os.path.join(d, prefix + "meson.junit.xml")
     junit_failed = 0
     if os.path.exists(junit):
-        passed, junit_failed, _ = junit_counts(junit, prefix)
+        passed, junit_failed, flaky = junit_counts(junit, prefix, passed_again)
         failed = junit_failed
-    mj = os.path.join(d, prefix + "meson.json")
-    if os.path.exists(mj):
+    if os.path.exists(os.path.join(d, prefix + "meson.json")):
         bad = 0
-        with open(mj) as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                r = json.loads(line)
-                if r.get("result") in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
-                    bad += 1
-                    print(f"failed: {prefix}meson test {r.get('name', '?')}: {r.get('result')}")
+        for name, result in first.items():
+            if result not in BAD_RESULTS:
+                continue
+            if name in recovered:
+                print(f"flaky: {prefix}meson test {name}: {result}, then OK when run again")
+            else:
+                bad += 1
+                print(f"failed: {prefix}meson test {name}: {result}")
+        # Like a failure, a flaky meson test counts once, through its cases when they say so.
         failed += max(0, bad - junit_failed)
+        extra = max(0, len(recovered) - flaky)
+        passed += extra
+        flaky += extra
     elif not os.path.exists(junit):
         failed += 1  # meson produced nothing at all
-    return passed, failed
+    return passed, failed, flaky
 
 
 def read_int(path: str) -> int:
@@ -110,6 +143,14 @@ def main() -> int:
         for case in failing_cases(sys.argv[2]):
             print(node_id(case))
         return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--failed-meson":
+        for name, result in meson_results(sys.argv[2]).items():
+            if result in BAD_RESULTS:
+                # "migemu:migration / multifd_sender" -> "migemu:multifd_sender"
+                project = name.split(":", 1)[0] if ":" in name else ""
+                test = name.rsplit(" / ", 1)[-1]
+                print(f"{project}:{test}" if project else test)
+        return 0
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
@@ -121,12 +162,14 @@ def main() -> int:
     if not prefixes:
         prefixes = [""]
     for prefix in prefixes:
-        a, b = meson_counts(d, prefix)
+        a, b, c = meson_counts(d, prefix)
         passed += a
         failed += b
+        flaky += c
         p = os.path.join(d, prefix + "pytest.junit.xml")
         if os.path.exists(p):
-            a, b, c = junit_counts(p, prefix, os.path.join(d, prefix + "pytest-rerun.junit.xml"))
+            a, b, c = junit_counts(
+                p, prefix, passed_cases(os.path.join(d, prefix + "pytest-rerun.junit.xml")))
             passed += a
             failed += b
             flaky += c

@@ -88,3 +88,62 @@ def test_failed_nodes_are_pytest_node_ids(tmp_path):
     assert r.returncode == 0
     assert r.stdout.splitlines() == ["tests/functional/test_y.py::test_p[2ch-zlib]",
                                      "tests/functional/test_y.py::TestGroup::test_m"]
+
+
+def test_a_meson_test_that_passes_when_run_again_is_flaky(tmp_path):
+    def meson(name, *results):
+        return "".join(json.dumps({"name": f"migemu:{s} / {n}", "result": r}) + "\n"
+                       for (s, n), r in zip(name, results))
+
+    tests = [("migration", "multifd_sender"), ("io", "channel"), ("util", "status")]
+    (tmp_path / "build.meson.txt").write_text("")
+    # multifd_sender failed through one of its cases; channel crashed (no case says so).
+    (tmp_path / "build.meson.json").write_text(meson(tests, "FAIL", "FAIL", "OK"))
+    (tmp_path / "build.meson.junit.xml").write_text("""<testsuites><testsuite>
+<testcase classname="SenderTest" name="Ok"/>
+<testcase classname="SenderTest" name="Racy"><failure message="sender_test.cc:528"/></testcase>
+</testsuite></testsuites>""")
+    # A crash with no earlier XML of the test: meson writes one case for the whole test.
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    (crashed / "build.meson.txt").write_text("")
+    (crashed / "build.meson.json").write_text(meson(tests[1:2], "FAIL"))
+    (crashed / "build.meson.junit.xml").write_text(
+        '<testsuites><testsuite><testcase classname="migemu" name="migemu:io / channel">'
+        '<failure message="killed by signal 6 SIGABRT"/></testcase></testsuite></testsuites>')
+    assert _tally(crashed).stdout.splitlines()[-1] == "0 passed, 1 failed"
+    (crashed / "build.meson-rerun.json").write_text(meson(tests[1:2], "OK"))
+    (crashed / "build.meson-rerun.junit.xml").write_text(
+        '<testsuites><testsuite><testcase classname="ChannelTest" name="A"/></testsuite>'
+        '</testsuites>')
+    r = _tally(crashed)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 flaky"
+
+    r = subprocess.run([sys.executable, TALLY, "--failed-meson", "build.meson.json"],
+                       capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert r.stdout.splitlines() == ["migemu:multifd_sender", "migemu:channel"]
+    r = _tally(tmp_path)
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[-1] == "1 passed, 2 failed"
+
+    # Run again: both pass. Each counts once, as flaky, named by case and by meson test.
+    (tmp_path / "build.meson-rerun.json").write_text(meson(tests[:2], "OK", "OK"))
+    (tmp_path / "build.meson-rerun.junit.xml").write_text("""<testsuites><testsuite>
+<testcase classname="SenderTest" name="Ok"/><testcase classname="SenderTest" name="Racy"/>
+</testsuite></testsuites>""")
+    r = _tally(tmp_path)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.splitlines() == [
+        "flaky: build.SenderTest::Racy failed, then passed when run again: sender_test.cc:528",
+        "flaky: build.meson test migemu:migration / multifd_sender: FAIL, then OK when run again",
+        "flaky: build.meson test migemu:io / channel: FAIL, then OK when run again",
+        "3 passed, 0 failed, 2 flaky",
+    ]
+
+    # Run again: channel crashes again; it stays a failure.
+    (tmp_path / "build.meson-rerun.json").write_text(meson(tests[:2], "OK", "FAIL"))
+    r = _tally(tmp_path)
+    assert r.returncode == 1
+    assert "failed: build.meson test migemu:io / channel: FAIL" in r.stdout.splitlines()
+    assert r.stdout.splitlines()[-1] == "2 passed, 1 failed, 1 flaky"
